@@ -1,0 +1,129 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/parkerpack/parker/internal/pack"
+)
+
+func runPack(ctx context.Context, flags *parsedFlags, stdout, stderr io.Writer) error {
+	goGenerate := len(flags.operands) == 0 && pack.UnderGoGenerate(os.Getenv)
+	if len(flags.operands) != 1 && !goGenerate {
+		if len(flags.operands) == 0 {
+			return usageErrorf("missing TARGET: name the program in the working directory to pack")
+		}
+		return usageErrorf("expected one TARGET, got %d: %q", len(flags.operands), flags.operands)
+	}
+	limits, err := parseLimits(flags)
+	if err != nil {
+		return err
+	}
+	workdir, err := workingDirectory(flags.string("directory"))
+	if err != nil {
+		return err
+	}
+	var target, built string
+	excludes := flags.list("exclude")
+	if goGenerate {
+		// Under go generate with no TARGET: build this directory's main
+		// package and pack it as NAME, the directory's base name.
+		path, remove, err := pack.BuildGoPackage(ctx, workdir)
+		if err != nil {
+			return err
+		}
+		defer remove()
+		target, built = filepath.Base(workdir), path
+		excludes = append(append([]string(nil), pack.GoSourceExcludes...), excludes...)
+	} else {
+		target = flags.operands[0]
+	}
+	output := flags.string("output")
+	if output != "" {
+		if output, err = filepath.Abs(output); err != nil {
+			return err
+		}
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("finding the parker executable: %w", err)
+	}
+	stub, err := pack.FindStub(self, os.Getenv)
+	if err != nil {
+		return err
+	}
+	modTime, err := sourceDateEpoch(os.Getenv("SOURCE_DATE_EPOCH"))
+	if err != nil {
+		return err
+	}
+
+	warn := func(format string, args ...any) {
+		fmt.Fprintf(stderr, "parker: warning: "+format+"\n", args...)
+	}
+	start := time.Now()
+	res, err := pack.Pack(ctx, pack.Options{
+		Workdir:        workdir,
+		Target:         target,
+		Built:          built,
+		Output:         output,
+		Stub:           stub,
+		Force:          flags.bool("force"),
+		DryRun:         flags.bool("dry-run"),
+		SkipUnreadable: flags.bool("skip-unreadable"),
+		Cache:          flags.bool("cache"),
+		Persist:        flags.list("persist"),
+		Excludes:       excludes,
+		IgnoreFile:     flags.string("ignore-file"),
+		Depfile:        flags.string("depfile"),
+		Limits:         limits,
+		ModTime:        modTime,
+		Warn:           warn,
+	})
+	if err != nil {
+		return err
+	}
+	if flags.bool("dry-run") {
+		printDryRun(stdout, res)
+		return nil
+	}
+	if !flags.bool("quiet") {
+		printReport(stdout, res, workdir, time.Since(start))
+	}
+	return nil
+}
+
+// workingDirectory returns the absolute workdir: -C DIR or the current one.
+func workingDirectory(dir string) (string, error) {
+	if dir == "" {
+		dir = "."
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return "", err
+	}
+	fi, err := os.Stat(abs)
+	if err != nil {
+		return "", fmt.Errorf("working directory: %w", err)
+	}
+	if !fi.IsDir() {
+		return "", fmt.Errorf("working directory %s is not a directory", abs)
+	}
+	return abs, nil
+}
+
+// sourceDateEpoch parses SOURCE_DATE_EPOCH (seconds since 1970) when set.
+func sourceDateEpoch(v string) (time.Time, error) {
+	if v == "" {
+		return pack.DefaultModTime, nil
+	}
+	sec, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || sec < 0 {
+		return time.Time{}, fmt.Errorf("invalid SOURCE_DATE_EPOCH %q: want seconds since 1970 as a non-negative integer", v)
+	}
+	return time.Unix(sec, 0).UTC(), nil
+}
