@@ -6,9 +6,16 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 fuzztime=${1:-60s}
 
-go list -f '{{.ImportPath}} {{.Dir}}' ./... | while read -r pkg dir; do
-	grep -ho '^func Fuzz[A-Za-z0-9_]*' "$dir"/*_test.go 2>/dev/null | sed 's/^func //' | sort -u | while read -r fn; do
-		echo "fuzz: $pkg $fn ($fuzztime)"
-		go test -run '^$' -fuzz "^${fn}\$" -fuzztime "$fuzztime" "$pkg"
+targets=$(go list -f '{{.ImportPath}} {{.Dir}}' ./... | while read -r pkg dir; do
+	for fn in $(cat "$dir"/*_test.go 2>/dev/null | grep -o '^func Fuzz[A-Za-z0-9_]*' | sed 's/^func //' | sort -u); do
+		echo "$pkg $fn"
 	done
+done)
+
+echo "$targets" | while read -r pkg fn; do
+	[ -n "$pkg" ] || continue
+	echo "fuzz: $pkg $fn ($fuzztime)"
+	# A short minimization time keeps a run from spending all its time
+	# shrinking one long input.
+	go test -run '^$' -fuzz "^${fn}\$" -fuzztime "$fuzztime" -fuzzminimizetime 5s "$pkg" </dev/null
 done
