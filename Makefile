@@ -9,7 +9,7 @@ LDFLAGS  := -s -w -X github.com/parkerpack/parker/internal/version.Version=$(VER
 GOBUILD  := CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)'
 FUZZTIME ?= 60s
 
-.PHONY: all build install uninstall test test-short demo bench fuzz vet clean help
+.PHONY: all build install uninstall test demo bench fuzz vet clean help
 
 all: build ## Build bin/parker and bin/parker-runtime (the default)
 
@@ -36,9 +36,6 @@ uninstall: ## Remove what "make install" installed
 test: ## Run every test (the container tests need root; see README)
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 15m ./...
-
-test-short: ## Run the tests that need neither root nor a built artifact
-	$(GO) test -count=1 -short ./...
 
 demo: build ## Pack python3.11 with a small web server and serve two files from the artifact
 	./scripts/demo.sh
