@@ -6,6 +6,8 @@ package artifact
 import (
 	"errors"
 	"fmt"
+
+	"github.com/parkerpack/parker/internal/version"
 )
 
 // TrailerSize is the length in bytes of the trailer at the end of every artifact.
@@ -33,11 +35,18 @@ var (
 // It does not match ErrDamaged: the file may be intact, but this parker is too old.
 type VersionError struct {
 	Version uint32
+	// ParkerVersion is the version of the parker that wrote the artifact, read
+	// from its header when the header passed its checksum; empty otherwise.
+	ParkerVersion string
 }
 
 func (e *VersionError) Error() string {
-	return fmt.Sprintf("artifact: format version %d is newer than this parker supports (%d); use a newer parker",
-		e.Version, FormatVersion)
+	if e.ParkerVersion != "" {
+		return fmt.Sprintf("artifact: format version %d needs parker %s or newer, which wrote it; this parker %s reads format %d",
+			e.Version, e.ParkerVersion, version.String(), FormatVersion)
+	}
+	return fmt.Sprintf("artifact: format version %d needs a parker newer than this one (%s), which reads format %d",
+		e.Version, version.String(), FormatVersion)
 }
 
 // damagedf returns an error that wraps ErrDamaged with the formatted detail.

@@ -93,6 +93,14 @@ func checkOpened(t *testing.T, a *Artifact, b []byte) {
 		t.Fatalf("Open() accepted chunks covering %d/%d bytes, want %d/%d",
 			offset, unpacked, tr.PayloadLength, a.Header.UnpackedSize)
 	}
+	if !localPath(a.Header.Target) {
+		t.Fatalf("Open() accepted target %q outside the payload", a.Header.Target)
+	}
+	for _, p := range a.Header.Persist {
+		if !localPath(p) {
+			t.Fatalf("Open() accepted persist path %q outside the payload", p)
+		}
+	}
 	if err := a.VerifyPayload(); err != nil && !errors.Is(err, ErrDamaged) {
 		t.Fatalf("VerifyPayload() error = %v, want nil or ErrDamaged", err)
 	}

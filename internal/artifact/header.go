@@ -3,6 +3,7 @@ package artifact
 import (
 	"encoding/json"
 	"math"
+	"strings"
 )
 
 // Chunk locates one independent xz stream of the payload and the part of the
@@ -66,6 +67,14 @@ func (h *Header) check(t *Trailer) error {
 	if h.FileBytes < 0 || h.FileBytes > h.UnpackedSize {
 		return damagedf("header file bytes %d outside [0, %d]", h.FileBytes, h.UnpackedSize)
 	}
+	if !localPath(h.Target) {
+		return damagedf("header target %q is not a relative path inside the payload", h.Target)
+	}
+	for _, p := range h.Persist {
+		if !localPath(p) {
+			return damagedf("header persist path %q is not a relative path inside the payload", p)
+		}
+	}
 	if len(h.Filters) > 0 {
 		return damagedf("header lists payload filters %q, which format %d does not define", h.Filters, h.Format)
 	}
@@ -120,4 +129,20 @@ func checkChunks(chunks []Chunk, chunkSize, payloadLength, unpackedSize int64) e
 		return damagedf("chunks unpack to %d bytes, want unpacked size %d", unpacked, unpackedSize)
 	}
 	return nil
+}
+
+// localPath reports whether p is a clean, relative slash path that stays
+// inside the payload: not empty, no leading slash, no empty, "." or ".."
+// element and no NUL byte. The payload package applies the same rule to
+// entry names.
+func localPath(p string) bool {
+	if p == "" || strings.IndexByte(p, 0) >= 0 || strings.HasPrefix(p, "/") {
+		return false
+	}
+	for elem := range strings.SplitSeq(p, "/") {
+		if elem == "" || elem == "." || elem == ".." {
+			return false
+		}
+	}
+	return true
 }

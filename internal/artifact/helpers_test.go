@@ -3,6 +3,8 @@ package artifact
 import (
 	"bytes"
 	"crypto/sha256"
+	"debug/elf"
+	"encoding/binary"
 	"encoding/json"
 	"testing"
 )
@@ -82,4 +84,29 @@ func validArtifact(t testing.TB) []byte {
 
 func openBytes(b []byte) (*Artifact, error) {
 	return Open(bytes.NewReader(b), int64(len(b)))
+}
+
+// tinyELF returns a minimal little-endian ELF64 executable whose one loadable
+// segment covers the whole file, data included.
+func tinyELF(data []byte) []byte {
+	const ehSize, phSize, base = 64, 56, 0x400000
+	size := uint64(ehSize + phSize + len(data))
+	h := elf.Header64{
+		Ident:     [elf.EI_NIDENT]byte{0x7f, 'E', 'L', 'F', byte(elf.ELFCLASS64), byte(elf.ELFDATA2LSB), byte(elf.EV_CURRENT)},
+		Type:      uint16(elf.ET_EXEC),
+		Machine:   uint16(elf.EM_X86_64),
+		Version:   uint32(elf.EV_CURRENT),
+		Entry:     base + ehSize + phSize,
+		Phoff:     ehSize,
+		Ehsize:    ehSize,
+		Phentsize: phSize,
+		Phnum:     1,
+	}
+	p := elf.Prog64{Type: uint32(elf.PT_LOAD), Flags: uint32(elf.PF_R | elf.PF_X), Vaddr: base, Paddr: base,
+		Filesz: size, Memsz: size, Align: 0x1000}
+	var b bytes.Buffer
+	binary.Write(&b, binary.LittleEndian, &h)
+	binary.Write(&b, binary.LittleEndian, &p)
+	b.Write(data)
+	return b.Bytes()
 }

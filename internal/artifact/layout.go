@@ -2,6 +2,8 @@ package artifact
 
 import (
 	"bytes"
+	"errors"
+	"fmt"
 	"io"
 )
 
@@ -15,17 +17,28 @@ func readTrailer(r io.ReaderAt, size int64) (*Trailer, error) {
 			return nil, readError("reading trailer", err)
 		}
 		if bytes.Equal(b[offMagic:], Magic[:]) {
-			return ParseTrailer(b)
+			t, err := ParseTrailer(b)
+			var ve *VersionError
+			if errors.As(err, &ve) {
+				return nil, checkNewerVersion(r, size, b, ve)
+			}
+			return t, err
 		}
 	}
 	found, err := findMagic(r, size)
 	if err != nil {
 		return nil, err
 	}
-	if found {
-		return nil, damagedf("trailer not at end of file (file truncated or extended)")
+	if !found {
+		return nil, ErrNotArtifact
 	}
-	return nil, ErrNotArtifact
+	// The runtime stub, and the parker command that doubles as one, contain
+	// the magic too. An ELF file that ends exactly where its image ends has
+	// nothing appended: it is such an executable, not a damaged artifact.
+	if n, ok := elfImageSize(r); ok && n == size {
+		return nil, fmt.Errorf("%w: an executable with no parker payload", ErrNotArtifact)
+	}
+	return nil, damagedf("trailer not at end of file (file truncated or extended)")
 }
 
 // checkLayout verifies that payload, header and trailer are contiguous and end

@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
+	"syscall"
 )
 
 // Artifact is an opened artifact whose trailer and header passed validation.
@@ -46,23 +48,53 @@ func Open(r io.ReaderAt, size int64) (*Artifact, error) {
 }
 
 // OpenFile opens the artifact at path. The caller closes the returned file,
-// which backs the artifact's payload reads.
+// which backs the artifact's payload reads. Its errors do not repeat path, so
+// that the caller names the file once, as in "PATH: artifact: damaged: ...".
 func OpenFile(path string) (*Artifact, *os.File, error) {
-	f, err := os.Open(path)
+	// O_NONBLOCK keeps the open from waiting for a writer when path is a FIFO,
+	// which the mode check below then rejects.
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, withoutPath(err)
 	}
 	fi, err := f.Stat()
 	if err != nil {
 		f.Close()
-		return nil, nil, err
+		return nil, nil, withoutPath(err)
+	}
+	if !fi.Mode().IsRegular() {
+		f.Close()
+		return nil, nil, fmt.Errorf("%w: %s", ErrNotArtifact, fileType(fi.Mode()))
 	}
 	a, err := Open(f, fi.Size())
 	if err != nil {
 		f.Close()
-		return nil, nil, fmt.Errorf("opening artifact %s: %w", path, err)
+		return nil, nil, withoutPath(err)
 	}
 	return a, f, nil
+}
+
+// withoutPath returns the errno inside err when err is an *fs.PathError,
+// and err itself otherwise.
+func withoutPath(err error) error {
+	if pe, ok := err.(*fs.PathError); ok {
+		return pe.Err
+	}
+	return err
+}
+
+func fileType(m fs.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "a directory"
+	case m&fs.ModeNamedPipe != 0:
+		return "a named pipe (FIFO)"
+	case m&fs.ModeSocket != 0:
+		return "a socket"
+	case m&fs.ModeDevice != 0:
+		return "a device"
+	}
+	return "not a regular file"
 }
 
 // Payload returns a reader over the compressed payload.

@@ -6,9 +6,12 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -106,9 +109,13 @@ func openRejectCases(t testing.TB) []openCase {
 	}
 	valid := validArtifact(t)
 	headerStart := len(testStub) + len(testPayload)
+	bare := tinyELF(append(append([]byte("runtime "), Magic[:]...), " data"...))
 
 	return []openCase{
 		{"empty file", nil, ErrNotArtifact},
+		{"bare executable", bare, ErrNotArtifact},
+		{"bare executable cut", bare[:len(bare)-1], ErrDamaged},
+		{"bare executable extended", append(bytes.Clone(bare), 0), ErrDamaged},
 		{"plain text", []byte("hello, world\n"), ErrNotArtifact},
 		{"bad magic", flip(valid, len(valid)-1), ErrDamaged}, // the stub still holds the magic
 		{"appended byte", append(bytes.Clone(valid), 0), ErrDamaged},
@@ -164,7 +171,16 @@ func openRejectCases(t testing.TB) []openCase {
 		{"chunk above chunk size", withChunks(Chunk{0, 10, 17}, Chunk{10, 6, 3}), ErrDamaged},
 		{"chunk length overflow", withChunks(Chunk{0, 10, 16}, Chunk{10, maxInt64, 4}), ErrDamaged},
 		{"chunk unpacked overflow", withChunks(Chunk{0, 10, 16}, Chunk{10, 6, maxInt64}), ErrDamaged},
-		{"future version", assemble(testStub, testPayload, good, 20, 3, func(tr *Trailer) { tr.Version = 2 }), nil},
+		{"target empty", withHeader(func(h *Header) { h.Target = "" }), ErrDamaged},
+		{"target absolute", withHeader(func(h *Header) { h.Target = "/bin/sh" }), ErrDamaged},
+		{"target dotdot", withHeader(func(h *Header) { h.Target = "../../bin/sh" }), ErrDamaged},
+		{"target dot element", withHeader(func(h *Header) { h.Target = "./bin/app" }), ErrDamaged},
+		{"target trailing slash", withHeader(func(h *Header) { h.Target = "bin/" }), ErrDamaged},
+		{"target NUL", withHeader(func(h *Header) { h.Target = "bin/app\x00" }), ErrDamaged},
+		{"persist dotdot", withHeader(func(h *Header) { h.Persist = []string{"data", "../data"} }), ErrDamaged},
+		{"persist absolute", withHeader(func(h *Header) { h.Persist = []string{"/etc"} }), ErrDamaged},
+		{"version flipped", assemble(testStub, testPayload, good, 20, 3, func(tr *Trailer) { tr.Version = 3 }), ErrDamaged},
+		{"future version", assemble(testStub, testPayload, good, 20, 3, func(tr *Trailer) { tr.Version = 2 }), ErrDamaged},
 	}
 }
 
@@ -188,14 +204,105 @@ func TestOpenRejects(t *testing.T) {
 func TestOpenFutureVersion(t *testing.T) {
 	h := testHeader()
 	h.Format = 7
-	b := assemble(testStub, testPayload, mustJSON(t, h), 20, 3, func(tr *Trailer) { tr.Version = 7 })
-	_, err := openBytes(b)
-	var ve *VersionError
-	if !errors.As(err, &ve) || ve.Version != 7 {
-		t.Fatalf("Open(version 7) error = %v, want *VersionError{7}", err)
+	h.ParkerVersion = "7.0.1"
+	hb := mustJSON(t, h)
+	tests := []struct {
+		name          string
+		in            []byte
+		parkerVersion string
+	}{
+		{"header readable", assemble(testStub, testPayload, hb, 20, 3, func(tr *Trailer) { tr.Version = 7 }), "7.0.1"},
+		{"header checksum differs", assemble(testStub, testPayload, hb, 20, 3, func(tr *Trailer) {
+			tr.Version = 7
+			tr.HeaderSHA256[0] ^= 1
+		}), ""},
+		{"header elsewhere", assemble(testStub, testPayload, hb, 20, 3, func(tr *Trailer) {
+			tr.Version = 7
+			tr.HeaderOffset, tr.HeaderLength = 0, 0
+		}), ""},
+		{"header not JSON", assemble(testStub, testPayload, []byte("format 7"), 20, 3, func(tr *Trailer) { tr.Version = 7 }), ""},
 	}
-	if errors.Is(err, ErrDamaged) {
-		t.Errorf("Open(version 7) error matches ErrDamaged, want not")
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := openBytes(tc.in)
+			var ve *VersionError
+			if !errors.As(err, &ve) || ve.Version != 7 {
+				t.Fatalf("Open(version 7) error = %v, want *VersionError{7}", err)
+			}
+			if ve.ParkerVersion != tc.parkerVersion {
+				t.Errorf("Open(version 7) VersionError.ParkerVersion = %q, want %q", ve.ParkerVersion, tc.parkerVersion)
+			}
+			if errors.Is(err, ErrDamaged) {
+				t.Errorf("Open(version 7) error matches ErrDamaged, want not")
+			}
+		})
+	}
+}
+
+// TestOpenBareExecutable opens this test binary, an ELF file that contains
+// the magic in its data like the runtime stub does.
+func TestOpenBareExecutable(t *testing.T) {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(exe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(b, Magic[:]) {
+		t.Fatalf("%s does not contain the magic", exe)
+	}
+	tests := []struct {
+		name string
+		in   []byte
+		want error
+	}{
+		{"whole", b, ErrNotArtifact},
+		{"cut by one byte", b[:len(b)-1], ErrDamaged},
+		{"cut after the magic", b[:bytes.Index(b, Magic[:])+len(Magic)+1], ErrDamaged},
+		{"byte appended", append(bytes.Clone(b), 0), ErrDamaged},
+		{"payload appended", append(bytes.Clone(b), validArtifact(t)[len(testStub):]...), ErrDamaged},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := openBytes(tc.in)
+			if !errors.Is(err, tc.want) {
+				t.Errorf("Open(%s test binary) error = %v, want %v", tc.name, err, tc.want)
+			}
+		})
+	}
+}
+
+func TestOpenFileErrors(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	empty := filepath.Join(dir, "empty")
+	if err := os.WriteFile(empty, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, path string
+		want       error
+	}{
+		{"missing", filepath.Join(dir, "missing"), fs.ErrNotExist},
+		{"directory", dir, ErrNotArtifact},
+		{"FIFO", fifo, ErrNotArtifact},
+		{"empty", empty, ErrNotArtifact},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, _, err := OpenFile(tc.path)
+			if !errors.Is(err, tc.want) {
+				t.Errorf("OpenFile(%s) error = %v, want %v", tc.name, err, tc.want)
+			}
+			if err != nil && strings.Contains(err.Error(), tc.path) {
+				t.Errorf("OpenFile(%s) error = %q, want it without the path", tc.name, err)
+			}
+		})
 	}
 }
 

@@ -4,8 +4,9 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
-	"strings"
 	"testing"
+
+	"github.com/parkerpack/parker/internal/version"
 )
 
 func TestTrailerRoundTrip(t *testing.T) {
@@ -102,15 +103,21 @@ func TestParseTrailerRejects(t *testing.T) {
 }
 
 func TestVersionErrorMessage(t *testing.T) {
-	err := error(&VersionError{Version: 2})
-	want := "artifact: format version 2 is newer than this parker supports (1); use a newer parker"
-	if err.Error() != want {
-		t.Errorf("VersionError.Error() = %q, want %q", err.Error(), want)
+	tests := []struct {
+		err  *VersionError
+		want string
+	}{
+		{&VersionError{Version: 2},
+			"artifact: format version 2 needs a parker newer than this one (" + version.String() + "), which reads format 1"},
+		{&VersionError{Version: 3, ParkerVersion: "2.5.0"},
+			"artifact: format version 3 needs parker 2.5.0 or newer, which wrote it; this parker " + version.String() + " reads format 1"},
 	}
-	if errors.Is(err, ErrDamaged) {
-		t.Error("errors.Is(VersionError, ErrDamaged) = true, want false")
-	}
-	if !strings.Contains(err.Error(), "newer parker") {
-		t.Errorf("VersionError.Error() = %q, want it to name the fix", err.Error())
+	for _, tc := range tests {
+		if got := tc.err.Error(); got != tc.want {
+			t.Errorf("VersionError%+v.Error() = %q, want %q", *tc.err, got, tc.want)
+		}
+		if errors.Is(tc.err, ErrDamaged) {
+			t.Errorf("errors.Is(VersionError%+v, ErrDamaged) = true, want false", *tc.err)
+		}
 	}
 }

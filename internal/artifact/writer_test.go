@@ -68,7 +68,7 @@ func TestWriterRejects(t *testing.T) {
 func TestWriterAfterFinish(t *testing.T) {
 	var b bytes.Buffer
 	w := NewWriter(&b, 1)
-	h := Header{ChunkSize: 1}
+	h := Header{ChunkSize: 1, Target: "app"}
 	if err := w.Finish(&h, 0, 0); err != nil {
 		t.Fatalf("Finish() error: %v", err)
 	}

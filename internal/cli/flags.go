@@ -16,7 +16,9 @@ const (
 
 // flagSpec describes one option. The parser is GNU-style: flags may come
 // after operands, long flags take "--name value" or "--name=value", short
-// ones "-o value" or "-ovalue", and "--" ends the options.
+// ones "-o value" or "-ovalue", and "--" ends the options. An empty value
+// is a usage error for a stringFlag, where it would otherwise read as the
+// flag not given. A listFlag passes it on to the command's own checks.
 type flagSpec struct {
 	long, short string
 	kind        flagKind
@@ -88,6 +90,9 @@ func parseFlags(specs []flagSpec, args []string) (*parsedFlags, error) {
 				i++
 				value = args[i]
 			}
+			if value == "" && spec.kind == stringFlag {
+				return nil, usageErrorf("flag --%s needs a non-empty value (%s)", name, spec.arg)
+			}
 			p.add(spec, value)
 		case strings.HasPrefix(arg, "-") && len(arg) > 1:
 			spec, ok := byShort[arg[1:2]]
@@ -108,6 +113,9 @@ func parseFlags(specs []flagSpec, args []string) (*parsedFlags, error) {
 				}
 				i++
 				value = args[i]
+			}
+			if value == "" && spec.kind == stringFlag {
+				return nil, usageErrorf("flag -%s needs a non-empty value (%s)", spec.short, spec.arg)
 			}
 			p.add(spec, value)
 		default:

@@ -27,7 +27,7 @@ func parseLimits(flags *parsedFlags) (artifact.Limits, error) {
 	}
 	if v := flags.string("cpus"); v != "" {
 		n, err := strconv.ParseFloat(v, 64)
-		if err != nil || n < 0.01 || math.IsInf(n, 0) || n > 4096 {
+		if err != nil || math.IsNaN(n) || math.IsInf(n, 0) || n < 0.01 || n > 4096 {
 			return l, usageErrorf("invalid --cpus %q: want a number of CPUs such as 0.5 or 2", v)
 		}
 		l.CPUs = n

@@ -9,8 +9,14 @@ import (
 )
 
 // failed handles an error reading the entry at rel. Permission errors are
-// skipped with a warning when SkipUnreadable is set; other errors end the walk.
+// skipped with a warning when SkipUnreadable is set; other errors end the
+// walk. An entry that a directory listing named but that is gone when
+// Collect reaches it is an error too, because skipping it would make the
+// artifact depend on when it was packed.
 func (w *walker) failed(rel string, err error) error {
+	if errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("collecting %q: removed while the workdir was read; pack again when it is stable: %w", rel, err)
+	}
 	if !errors.Is(err, fs.ErrPermission) {
 		return fmt.Errorf("collecting %q: %w", rel, err)
 	}

@@ -10,6 +10,9 @@ var (
 	// ErrLimit is wrapped by errors for a payload above UnpackOptions.MaxBytes or
 	// UnpackOptions.MaxEntries.
 	ErrLimit = errors.New("payload: limit exceeded")
+	// ErrMismatch is wrapped by ListMatching's error for a tar stream with fewer
+	// entries or file bytes than the header records.
+	ErrMismatch = errors.New("payload: tar stream does not match the header")
 	// ErrChanged is wrapped by WriteTar's error for a file whose size or
 	// modification time differs from its Entry, or whose content ended early or
 	// grew while it was being read.

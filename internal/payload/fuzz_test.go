@@ -72,6 +72,11 @@ func FuzzUnpack(f *testing.F) {
 		if err == nil && (stats.Entries > 1000 || stats.Bytes > 1<<20) {
 			t.Fatalf("Unpack() stats = %+v beyond the limits", stats)
 		}
+		// List must reject whatever Unpack rejects by its archive rules, or
+		// parker --list would show an artifact the runtime refuses to run.
+		if _, lerr := List(bytes.NewReader(stream)); errors.Is(err, ErrInvalidEntry) && lerr == nil {
+			t.Fatalf("Unpack() error = %v, but List() accepts the stream", err)
+		}
 		if names := dirNames(t, base); !slices.Equal(names, []string{"canary", "out"}) {
 			t.Fatalf("Unpack() created %q next to its directory", names)
 		}

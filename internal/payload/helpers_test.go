@@ -126,6 +126,58 @@ func rawTarHeader(name string, typeflag byte, size int64) []byte {
 	return b
 }
 
+// paxHeader returns a PAX extended header block carrying records given as
+// key, value pairs, padded to whole blocks.
+func paxHeader(kv ...string) []byte {
+	var recs string
+	for i := 0; i+1 < len(kv); i += 2 {
+		rec := kv[i] + "=" + kv[i+1] + "\n"
+		for n := len(rec) + 2; ; n++ {
+			if r := fmt.Sprintf("%d %s", n, rec); len(r) == n {
+				recs += r
+				break
+			}
+		}
+	}
+	b := rawTarHeader("PaxHeaders.0/x", 'x', int64(len(recs)))
+	b = append(b, recs...)
+	return append(b, make([]byte, (512-len(recs)%512)%512)...)
+}
+
+// rawStream concatenates blocks and the end-of-archive marker.
+func rawStream(blocks ...[]byte) []byte {
+	var b bytes.Buffer
+	for _, block := range blocks {
+		b.Write(block)
+	}
+	b.Write(make([]byte, 1024))
+	return b.Bytes()
+}
+
+// withField overwrites a field of a header block and fixes its checksum.
+func withField(block []byte, off int, value string) []byte {
+	b := bytes.Clone(block)
+	copy(b[off:], value)
+	return fixChecksum(b)
+}
+
+// corruptChecksum returns stream with one bit of its first header's checksum flipped.
+func corruptChecksum(stream []byte) []byte {
+	b := bytes.Clone(stream)
+	b[148] ^= 0x01
+	return b
+}
+
+func fixChecksum(b []byte) []byte {
+	copy(b[148:156], "        ")
+	sum := 0
+	for _, c := range b[:512] {
+		sum += int(c)
+	}
+	copy(b[148:156], fmt.Sprintf("%06o\x00 ", sum))
+	return b
+}
+
 // paxNULName returns a tar stream whose PAX header gives a name with a NUL byte.
 func paxNULName() []byte {
 	rec := "path=a\x00b\n"

@@ -136,8 +136,11 @@ func tarMode(m fs.FileMode) int64 {
 func openUnchanged(e Entry) (*os.File, error) {
 	f, err := os.OpenFile(e.Source, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
 	if err != nil {
-		if errors.Is(err, syscall.ELOOP) {
+		switch {
+		case errors.Is(err, syscall.ELOOP):
 			return nil, fmt.Errorf("%w: %s is now a symlink", ErrChanged, e.Source)
+		case errors.Is(err, fs.ErrNotExist):
+			return nil, fmt.Errorf("%w: %s was removed", ErrChanged, e.Source)
 		}
 		return nil, err
 	}

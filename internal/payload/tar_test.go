@@ -225,6 +225,7 @@ func TestWriteTarChanged(t *testing.T) {
 		{"mtime", func(e *Entry) { e.ModTime = e.ModTime.Add(time.Nanosecond) }},
 		{"now a FIFO", func(e *Entry) { e.Source = fifo }},
 		{"now a symlink", func(e *Entry) { e.Source = link }},
+		{"removed", func(e *Entry) { e.Source = filepath.Join(root, "removed") }},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -351,7 +352,7 @@ func TestWriteTarLargeFile(t *testing.T) {
 
 	stream = io.MultiReader(bytes.NewReader(w.buf.Bytes()), io.LimitReader(zeroReader{}, size+511+1024))
 	out := t.TempDir()
-	if _, err := Unpack(stream, out, UnpackOptions{MaxBytes: 1 << 30}); !errors.Is(err, ErrLimit) {
+	if _, err := Unpack(stream, out, UnpackOptions{MaxBytes: 1 << 30, MaxEntries: NoLimit}); !errors.Is(err, ErrLimit) {
 		t.Errorf("Unpack(MaxBytes 1 GiB) error = %v, want ErrLimit", err)
 	}
 	if _, err := os.Lstat(filepath.Join(out, "big")); !errors.Is(err, fs.ErrNotExist) {

@@ -9,12 +9,17 @@ import (
 	"os"
 )
 
-// UnpackOptions limits what Unpack extracts. A limit of 0 or less means no limit.
+// UnpackOptions limits what Unpack extracts. A negative limit means no limit,
+// and a limit of 0 allows none, so that a header recording no files or no
+// entries admits none.
 type UnpackOptions struct {
 	MaxBytes   int64 // sum of regular file sizes
 	MaxEntries int64 // tar entries plus parent directories that Unpack creates for them
 	Log        func(format string, args ...any)
 }
+
+// NoLimit as UnpackOptions.MaxBytes or MaxEntries disables that limit.
+const NoLimit = -1
 
 // UnpackStats counts what Unpack extracted. Files counts regular files without
 // hard links; Bytes is the sum of their sizes.
@@ -113,10 +118,16 @@ func (u *unpacker) extract(h *tar.Header, tr io.Reader) error {
 func (u *unpacker) countEntry(e checkedEntry) error {
 	u.stats.Entries++
 	u.created += 1 + int64(len(e.newDirs))
-	if limit := u.opts.MaxEntries; limit > 0 && u.created > limit {
+	return checkLimits(u.opts, u.created, u.stats.Bytes, e)
+}
+
+// checkLimits returns an error wrapping ErrLimit when created entries, or
+// the size of e added to total, the bytes of the files before it, exceed opts.
+func checkLimits(opts UnpackOptions, created, total int64, e checkedEntry) error {
+	if limit := opts.MaxEntries; limit >= 0 && created > limit {
 		return fmt.Errorf("%w: more than %d entries", ErrLimit, limit)
 	}
-	if limit := u.opts.MaxBytes; limit > 0 && e.size > limit-u.stats.Bytes {
+	if limit := opts.MaxBytes; limit >= 0 && e.size > limit-total {
 		return fmt.Errorf("%w: %q (%d bytes) brings the total above %d bytes", ErrLimit, e.name, e.size, limit)
 	}
 	return nil

@@ -33,7 +33,7 @@ func TestUnpackRoundTrip(t *testing.T) {
 	defer r.Close()
 	out := unpackDir(t)
 	var logged []string
-	stats, err := Unpack(r, out, UnpackOptions{Log: func(f string, args ...any) {
+	stats, err := Unpack(r, out, UnpackOptions{MaxBytes: NoLimit, MaxEntries: NoLimit, Log: func(f string, args ...any) {
 		logged = append(logged, fmt.Sprintf(f, args...))
 	}})
 	if err != nil {
@@ -112,7 +112,7 @@ func TestUnpackHardLink(t *testing.T) {
 		hardlink("h2", "d/h"),
 	)
 	out := unpackDir(t)
-	stats, err := Unpack(bytes.NewReader(stream), out, UnpackOptions{})
+	stats, err := Unpack(bytes.NewReader(stream), out, unlimited)
 	if err != nil {
 		t.Fatalf("Unpack() error: %v", err)
 	}
@@ -131,7 +131,7 @@ func TestUnpackHardLink(t *testing.T) {
 func TestUnpackImplicitParents(t *testing.T) {
 	stream := buildTar(t, reg("a/b/f", "x", 0o644), dir("a/", 0o750))
 	out := unpackDir(t)
-	if _, err := Unpack(bytes.NewReader(stream), out, UnpackOptions{}); err != nil {
+	if _, err := Unpack(bytes.NewReader(stream), out, unlimited); err != nil {
 		t.Fatalf("Unpack() error: %v", err)
 	}
 	for name, want := range map[string]fs.FileMode{"a": fs.ModeDir | 0o750, "a/b": fs.ModeDir | 0o755} {
@@ -146,9 +146,12 @@ func TestUnpackImplicitParents(t *testing.T) {
 type unpackCase struct {
 	name   string
 	stream []byte
-	opts   UnpackOptions
-	want   error // nil: any error
+	opts   *UnpackOptions // nil: unlimited
+	want   error          // nil: any error
 }
+
+// unlimited sets no limit on what Unpack extracts.
+var unlimited = UnpackOptions{MaxBytes: NoLimit, MaxEntries: NoLimit}
 
 // unpackRejectCases returns one case per rejection rule. outside is a
 // directory that a symlink in the archive points to.
@@ -185,13 +188,29 @@ func unpackRejectCases(t testing.TB, outside string) []unpackCase {
 		{name: "block device", stream: buildTar(t, tarEntry{hdr: tar.Header{Typeflag: tar.TypeBlock, Name: "sda", Devmajor: 8}}), want: ErrInvalidEntry},
 		{name: "fifo", stream: buildTar(t, tarEntry{hdr: tar.Header{Typeflag: tar.TypeFifo, Name: "fifo"}}), want: ErrInvalidEntry},
 		{name: "global header", stream: buildTar(t, tarEntry{hdr: tar.Header{Typeflag: tar.TypeXGlobalHeader, PAXRecords: map[string]string{"comment": "x"}}}), want: ErrInvalidEntry},
-		{name: "oversize file", stream: buildTar(t, reg("big", strings.Repeat("x", 2000), 0o644)), opts: UnpackOptions{MaxBytes: 1000}, want: ErrLimit},
-		{name: "oversize total", stream: buildTar(t, reg("a", strings.Repeat("x", 600), 0o644), reg("b", strings.Repeat("x", 600), 0o644)), opts: UnpackOptions{MaxBytes: 1000}, want: ErrLimit},
-		{name: "too many entries", stream: buildTar(t, reg("a", "", 0o644), reg("b", "", 0o644), reg("c", "", 0o644)), opts: UnpackOptions{MaxEntries: 2}, want: ErrLimit},
-		{name: "too many parents", stream: buildTar(t, reg("a/b/c/d/f", "", 0o644)), opts: UnpackOptions{MaxEntries: 3}, want: ErrLimit},
+		{name: "oversize file", stream: buildTar(t, reg("big", strings.Repeat("x", 2000), 0o644)), opts: &UnpackOptions{MaxBytes: 1000, MaxEntries: NoLimit}, want: ErrLimit},
+		{name: "oversize total", stream: buildTar(t, reg("a", strings.Repeat("x", 600), 0o644), reg("b", strings.Repeat("x", 600), 0o644)), opts: &UnpackOptions{MaxBytes: 1000, MaxEntries: NoLimit}, want: ErrLimit},
+		{name: "too many entries", stream: buildTar(t, reg("a", "", 0o644), reg("b", "", 0o644), reg("c", "", 0o644)), opts: &UnpackOptions{MaxBytes: NoLimit, MaxEntries: 2}, want: ErrLimit},
+		{name: "too many parents", stream: buildTar(t, reg("a/b/c/d/f", "", 0o644)), opts: &UnpackOptions{MaxBytes: NoLimit, MaxEntries: 3}, want: ErrLimit},
 		{name: "data after archive", stream: append(bytes.Clone(valid), "junk"...), want: ErrInvalidEntry},
 		{name: "truncated content", stream: truncated[:1000]},
 		{name: "not tar", stream: []byte(strings.Repeat("not a tar stream ", 64))},
+		{name: "symlink chain escape", stream: buildTar(t, symlink("a", outside), symlink("b", "a"), reg("b/evil", "x", 0o644)), want: ErrInvalidEntry},
+		{name: "hardlink through symlink", stream: buildTar(t, symlink("l", outside), hardlink("h", "l/f")), want: ErrInvalidEntry},
+		{name: "PAX path dotdot", stream: rawStream(paxHeader("path", "../../evil"), rawTarHeader("x", '0', 0)), want: ErrInvalidEntry},
+		{name: "GNU long name dotdot", stream: buildTar(t, tarEntry{hdr: tar.Header{Typeflag: tar.TypeReg, Format: tar.FormatGNU,
+			Name: "../" + strings.Repeat("n", 120)}}), want: ErrInvalidEntry},
+		{name: "NUL in PAX linkpath", stream: rawStream(paxHeader("linkpath", "a\x00b"), rawTarHeader("l", '2', 0))},
+		{name: "unknown type", stream: rawStream(rawTarHeader("sock", 'Z', 0)), want: ErrInvalidEntry},
+		{name: "contiguous file", stream: rawStream(rawTarHeader("cont", '7', 0)), want: ErrInvalidEntry},
+		{name: "sparse 1 TiB", stream: rawStream(
+			paxHeader("GNU.sparse.numblocks", "1", "GNU.sparse.offset", "1099511627775", "GNU.sparse.numbytes", "1",
+				"GNU.sparse.map", "1099511627775,1", "GNU.sparse.size", "1099511627776"),
+			rawTarHeader("sparse", '0', 1), make([]byte, 512)),
+			opts: &UnpackOptions{MaxBytes: 1 << 20, MaxEntries: NoLimit}, want: ErrLimit},
+		{name: "bad header checksum", stream: corruptChecksum(valid)},
+		{name: "size not octal", stream: rawStream(withField(rawTarHeader("f", '0', 0), 124, "zzzzzzzzzzz\x00"))},
+		{name: "one zero block then data", stream: rawStream(make([]byte, 512), rawTarHeader("f", '0', 0))},
 	}
 }
 
@@ -200,7 +219,11 @@ func TestUnpackRejects(t *testing.T) {
 	for _, tc := range unpackRejectCases(t, outside) {
 		t.Run(tc.name, func(t *testing.T) {
 			out := unpackDir(t)
-			_, err := Unpack(bytes.NewReader(tc.stream), out, tc.opts)
+			opts := unlimited
+			if tc.opts != nil {
+				opts = *tc.opts
+			}
+			_, err := Unpack(bytes.NewReader(tc.stream), out, opts)
 			if err == nil || (tc.want != nil && !errors.Is(err, tc.want)) {
 				t.Errorf("Unpack() error = %v, want %v", err, tc.want)
 			}
@@ -230,7 +253,7 @@ func dirNames(t testing.TB, dir string) []string {
 func TestUnpackLimitChecksSizeBeforeWriting(t *testing.T) {
 	out := unpackDir(t)
 	stream := buildTar(t, reg("small", "ok", 0o644), reg("big", strings.Repeat("x", 5000), 0o644))
-	stats, err := Unpack(bytes.NewReader(stream), out, UnpackOptions{MaxBytes: 4096})
+	stats, err := Unpack(bytes.NewReader(stream), out, UnpackOptions{MaxBytes: 4096, MaxEntries: NoLimit})
 	if !errors.Is(err, ErrLimit) {
 		t.Fatalf("Unpack() error = %v, want ErrLimit", err)
 	}
@@ -256,7 +279,7 @@ func TestUnpackExistingFile(t *testing.T) {
 		buildTar(t, reg("link/evil", "x", 0o644)),
 		buildTar(t, reg("link", "x", 0o644)),
 	} {
-		if _, err := Unpack(bytes.NewReader(stream), out, UnpackOptions{}); err == nil {
+		if _, err := Unpack(bytes.NewReader(stream), out, unlimited); err == nil {
 			t.Error("Unpack() over an existing name error = nil, want an error")
 		}
 	}
@@ -274,14 +297,14 @@ func TestUnpackXZBomb(t *testing.T) {
 	chunks[1].Unpacked -= 100 << 10 // the chunk decodes to more than recorded
 	r := NewChunkReader(bytes.NewReader(payload), chunks, 2)
 	defer r.Close()
-	if _, err := Unpack(r, unpackDir(t), UnpackOptions{}); !errors.Is(err, artifact.ErrDamaged) {
+	if _, err := Unpack(r, unpackDir(t), unlimited); !errors.Is(err, artifact.ErrDamaged) {
 		t.Errorf("Unpack() error = %v, want artifact.ErrDamaged", err)
 	}
 }
 
 func TestUnpackMissingDir(t *testing.T) {
 	stream := buildTar(t, reg("f", "x", 0o644))
-	if _, err := Unpack(bytes.NewReader(stream), filepath.Join(t.TempDir(), "missing"), UnpackOptions{}); err == nil {
+	if _, err := Unpack(bytes.NewReader(stream), filepath.Join(t.TempDir(), "missing"), unlimited); err == nil {
 		t.Error("Unpack() into a missing directory error = nil, want an error")
 	}
 }
