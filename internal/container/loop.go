@@ -26,7 +26,10 @@ func (s *supervisor) loop(sigs <-chan os.Signal, events <-chan event, done <-cha
 
 		case ev, ok := <-events:
 			if !ok {
-				events = nil
+				// The init has exited or is exiting: a signal passed on
+				// now would only fail to write to the control pipe and
+				// raise SIGPIPE, itself a forwarded signal.
+				events, sigs = nil, nil
 				continue
 			}
 			if r := s.handleEvent(ev); r != nil {
@@ -56,6 +59,9 @@ func (s *supervisor) handleEvent(ev event) *result {
 	case eventStarted:
 		s.log.debugf("target started")
 	case eventStopped:
+		if s.resumeInForeground(syscall.Signal(ev.Signal)) {
+			return nil
+		}
 		s.log.debugf("target stopped by signal %d; stopping too", ev.Signal)
 		s.selfStopped = true
 		stopSelf(syscall.Signal(ev.Signal))
@@ -65,6 +71,30 @@ func (s *supervisor) handleEvent(ev event) *result {
 		return &result{err: failf(ev.Status, "%s", ev.Message)}
 	}
 	return nil
+}
+
+// resumeInForeground handles a target stopped for using the terminal from
+// the background (SIGTTIN, SIGTTOU) while the runtime's own group holds
+// the terminal. That happens after the shell's "fg" on a job that was
+// running in the background, which gives the job the terminal without
+// sending SIGCONT, and in a pipeline, where the terminal stays with the
+// runtime's group until the target first reads it. The runtime
+// passes the terminal on now and continues the container, rather than
+// stopping a job that is in the foreground.
+func (s *supervisor) resumeInForeground(sig syscall.Signal) bool {
+	if sig != syscall.SIGTTIN && sig != syscall.SIGTTOU {
+		return false
+	}
+	if s.term == nil || !s.term.heldBy(s.term.ownPgrp) {
+		return false
+	}
+	if err := s.term.setForeground(s.initPid); err != nil {
+		s.log.debugf("cannot give the terminal to the container: %v", err)
+		return false
+	}
+	s.log.debugf("target stopped by signal %d in the foreground; continuing it with the terminal", sig)
+	_ = unix.Kill(-s.initPid, syscall.SIGCONT)
+	return true
 }
 
 // initDied reports an init that ended without telling how the target
@@ -80,16 +110,21 @@ func initDied(ex initExit) result {
 	return result{err: failf(StatusRuntimeFailure, "the container's init exited with status %d before the target ended", ex.status.ExitStatus())}
 }
 
-// handleSignal passes a signal to the target. SIGCONT after the runtime
-// stopped itself along with the target (job control) resumes the whole
-// container group and gives it back the terminal if the shell gave the
-// terminal to us ("fg" rather than "bg").
+// handleSignal passes a signal to the target. SIGCONT first passes the
+// terminal on to the container if the shell just gave it to the runtime's
+// group ("fg" rather than "bg"). After the runtime stopped itself along
+// with the target, SIGCONT resumes the whole container group, because
+// other processes there may have stopped too. Otherwise SIGCONT goes to
+// the target alone, as any other signal does.
 func (s *supervisor) handleSignal(sig syscall.Signal) {
+	if sig == syscall.SIGCONT && s.term != nil {
+		if err := s.term.foreground(s.initPid); err != nil {
+			s.log.debugf("cannot give the terminal to the container: %v", err)
+		}
+	}
 	if sig == syscall.SIGCONT && s.selfStopped {
 		s.selfStopped = false
-		if s.term != nil && s.term.isForeground() {
-			_ = s.term.foreground(s.initPid)
-		}
+		s.log.debugf("continuing the container")
 		_ = unix.Kill(-s.initPid, syscall.SIGCONT)
 		return
 	}
