@@ -10,6 +10,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/parkerpack/parker/internal/hostcheck"
 	"github.com/parkerpack/parker/internal/version"
 )
 
@@ -25,7 +26,7 @@ var specs = []flagSpec{
 	{long: "output", short: "o", kind: stringFlag, arg: "FILE", help: "write the artifact to FILE (default: WORKDIR/BASE-c, BASE being TARGET's file name)"},
 	{long: "directory", short: "C", kind: stringFlag, arg: "DIR", help: "use DIR as the working directory instead of the current one"},
 	{long: "quiet", short: "q", kind: boolFlag, help: "print nothing but errors and warnings"},
-	{long: "verbose", short: "v", kind: boolFlag, help: "print each step"},
+	{long: "verbose", short: "v", kind: boolFlag, help: "also name the parker artifacts and temporary files left out of the payload"},
 	{long: "force", kind: boolFlag, help: "replace an output file that parker did not write"},
 	{long: "dry-run", kind: boolFlag, help: "list what would be packed and write nothing"},
 	{long: "exclude", kind: listFlag, arg: "GLOB", help: "leave out paths matching GLOB (gitignore syntax; repeatable)"},
@@ -37,10 +38,12 @@ var specs = []flagSpec{
 	{long: "pids", kind: stringFlag, arg: "N", help: "limit the container to N processes and threads"},
 	{long: "cpus", kind: stringFlag, arg: "N", help: "limit the container to N CPUs of time, e.g. 1.5"},
 	{long: "cache", kind: boolFlag, help: "let the artifact keep its unpacked files in a per-user cache for faster starts"},
+	{long: "cache-prune", kind: boolFlag, help: "remove this user's cache entries not used for DAYS days (default 30): parker --cache-prune [DAYS]"},
 	{long: "list", kind: boolFlag, help: "print an artifact's metadata and files: parker --list FILE"},
 	{long: "verify", kind: boolFlag, help: "check an artifact's trailer and checksums: parker --verify FILE"},
 	{long: "extract", kind: boolFlag, help: "unpack an artifact's payload: parker --extract FILE DIR"},
 	{long: "json", kind: boolFlag, help: "with --list, print JSON"},
+	{long: "check-host", kind: boolFlag, help: "report what this host allows artifacts (namespaces, cgroups, overlayfs, temporary directories) and how they would run"},
 	{long: "help", short: "h", kind: boolFlag, help: "print this help"},
 	{long: "version", kind: boolFlag, help: "print parker's version"},
 }
@@ -48,6 +51,9 @@ var specs = []flagSpec{
 // Main runs the parker command with args (without the program name) and
 // returns its exit status.
 func Main(args []string, stdout, stderr io.Writer) int {
+	if mode := os.Getenv(hostcheck.ProbeEnv); mode != "" {
+		return runProbe(mode, stderr)
+	}
 	flags, err := parseFlags(specs, args)
 	if err != nil {
 		fmt.Fprintf(stderr, "parker: %v\nRun 'parker --help' for usage.\n", err)
@@ -87,13 +93,13 @@ func Main(args []string, stdout, stderr io.Writer) int {
 
 func dispatch(ctx context.Context, flags *parsedFlags, stdout, stderr io.Writer) error {
 	modes := 0
-	for _, m := range []string{"list", "verify", "extract"} {
+	for _, m := range []string{"list", "verify", "extract", "check-host", "cache-prune"} {
 		if flags.bool(m) {
 			modes++
 		}
 	}
 	if modes > 1 {
-		return usageErrorf("--list, --verify and --extract exclude each other")
+		return usageErrorf("--list, --verify, --extract, --check-host and --cache-prune exclude each other")
 	}
 	switch {
 	case flags.bool("list"):
@@ -102,6 +108,10 @@ func dispatch(ctx context.Context, flags *parsedFlags, stdout, stderr io.Writer)
 		return runVerify(flags, stdout)
 	case flags.bool("extract"):
 		return runExtract(flags, stdout)
+	case flags.bool("check-host"):
+		return runCheckHost(flags, stdout)
+	case flags.bool("cache-prune"):
+		return runCachePrune(flags, stdout)
 	}
 	return runPack(ctx, flags, stdout, stderr)
 }
@@ -109,6 +119,7 @@ func dispatch(ctx context.Context, flags *parsedFlags, stdout, stderr io.Writer)
 func printHelp(w io.Writer) {
 	fmt.Fprint(w, `Usage: parker [flags] TARGET
        parker --list [--json] FILE | --verify FILE | --extract FILE DIR
+       parker --check-host | --cache-prune [DAYS]
 
 Packs the working directory into one executable, TARGET-c, that runs
 TARGET in a private container wherever it is copied. TARGET is a program

@@ -95,12 +95,12 @@ func (p *initProcess) startTarget(env []string) error {
 	files, _ := childFiles(p.cfg.InheritedFDs)
 
 	// The target inherits the credentials of the thread that forks it. In
-	// a user namespace that thread must first drop the ambient capability
-	// the init was given for mounting, so the target has none.
+	// a user namespace that thread must first drop the capabilities the
+	// init was given for mounting, so the target has none.
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	if p.cfg.UserNS {
-		if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0); err != nil {
+		if err := dropCapabilities(); err != nil {
 			return failf(StatusRuntimeFailure, "dropping capabilities: %w", err)
 		}
 	}

@@ -102,7 +102,7 @@ func setupFilesystem(cfg *initConfig, log *logger) error {
 	log.debugf("tmpfs on %s (%s)", dir, opts)
 
 	lower := filepath.Join(dir, payloadDir)
-	if err := unpackPayload(cfg, lower, log); err != nil {
+	if err := preparePayload(cfg, lower, log); err != nil {
 		return err
 	}
 
@@ -115,6 +115,12 @@ func setupFilesystem(cfg *initConfig, log *logger) error {
 		}
 	}
 
+	// Persistent paths are bound over the finished view, before /proc is
+	// replaced: the binds name their ends through the host's /proc/self/fd.
+	if err := bindPersistent(cfg, host, log); err != nil {
+		return err
+	}
+
 	// getpid() is 1-based in the new pid namespace, so /proc must be the
 	// namespace's own for /proc/self and /proc/PID to agree with it.
 	if err := mount("proc", "/proc", "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
@@ -123,6 +129,15 @@ func setupFilesystem(cfg *initConfig, log *logger) error {
 
 	enterCwd(cfg, log)
 	return nil
+}
+
+// unpackFailure names the artifact in an unpacking error and, when the
+// payload itself is at fault, says to copy the file again.
+func unpackFailure(path string, err error) *Failure {
+	if errors.Is(err, artifact.ErrDamaged) {
+		return failf(StatusRuntimeFailure, "%s is damaged (unpacking payload: %v); copy it again", path, err)
+	}
+	return failf(StatusRuntimeFailure, "%s: unpacking payload: %w", path, err)
 }
 
 // unpackPayload streams the payload from the artifact into dir.
@@ -141,10 +156,7 @@ func unpackPayload(cfg *initConfig, dir string, log *logger) error {
 		Log:        log.debugf,
 	})
 	if err != nil {
-		if errors.Is(err, artifact.ErrDamaged) {
-			return failf(StatusRuntimeFailure, "unpacking payload: %w; copy the artifact again", err)
-		}
-		return failf(StatusRuntimeFailure, "unpacking payload: %w", err)
+		return unpackFailure(cfg.ArtifactPath, err)
 	}
 	log.debugf("unpacked %d entries, %d bytes", stats.Entries, stats.Bytes)
 	return nil

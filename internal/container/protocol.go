@@ -29,6 +29,7 @@ type initConfig struct {
 	UserNS        bool            `json:"userns"`
 	TmpfsBytes    int64           `json:"tmpfs_bytes"`
 	ArtifactFD    int             `json:"artifact_fd"`
+	ArtifactPath  string          `json:"artifact_path"`
 	PayloadOffset int64           `json:"payload_offset"`
 	PayloadLength int64           `json:"payload_length"`
 	StatusFD      int             `json:"status_fd"`

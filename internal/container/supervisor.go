@@ -3,6 +3,7 @@ package container
 import (
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/parkerpack/parker/internal/artifact"
+	"github.com/parkerpack/parker/internal/hostcheck"
 )
 
 // supervisor is the runtime process the caller started. It stays in the
@@ -28,6 +30,7 @@ type supervisor struct {
 	inherited []int
 	term      *terminal
 	cg        *containerCgroup
+	cacheDir  string // cache root for the init; "" runs uncached
 
 	initPid int // also the container's process group
 
@@ -124,10 +127,7 @@ func (s *supervisor) openArtifact() error {
 		f.Close()
 		return failf(StatusRuntimeFailure, "reading %s: %w", path, err)
 	}
-	art, err := artifact.Open(f, fi.Size())
-	if err == nil {
-		err = art.VerifyPayload()
-	}
+	art, err := s.openChecked(f, fi.Size())
 	if err != nil {
 		f.Close()
 		return artifactFailure(path, err)
@@ -151,15 +151,47 @@ func artifactFailure(path string, err error) *Failure {
 }
 
 // startInit re-executes this file as the container's init in new mount
-// and pid namespaces (and a user namespace when not root), in its own
-// process group and, where possible, already inside the cgroup.
+// and pid namespaces, in its own process group and, where possible,
+// already inside the cgroup. It tries the namespace modes of
+// hostcheck.Attempts in order, and runs the target with reduced isolation
+// when the kernel or a security policy refuses them all.
 func (s *supervisor) startInit() (<-chan event, <-chan initExit, error) {
+	isolation, err := parseIsolation(os.Getenv(isolationEnv))
+	if err != nil {
+		return nil, nil, failf(StatusRuntimeFailure, "%w", err)
+	}
+	// The cgroup descriptor is opened once: every attempt, and the target
+	// under reduced isolation, starts in the same cgroup.
+	inCgroup := &syscall.SysProcAttr{}
+	s.cg.prepare(inCgroup)
+
+	var refusals []string
+	for _, mode := range hostcheck.Attempts(os.Geteuid()) {
+		events, done, err := s.startContainer(mode, inCgroup)
+		if err == nil {
+			return events, done, nil
+		}
+		if !hostcheck.Refused(err) {
+			return nil, nil, failf(StatusRuntimeFailure, "creating container namespaces (%v): %w", mode, err)
+		}
+		s.log.debugf("namespaces refused (%v): %v", mode, err)
+		refusals = append(refusals, fmt.Sprintf("%s: %v", attemptName(mode), err))
+	}
+	return s.startReduced(strings.Join(refusals, "; "), isolation, inCgroup)
+}
+
+// startContainer starts the init in the namespaces of mode and sends it
+// its config. An error that hostcheck.Refused accepts comes back
+// unwrapped, and then nothing was started.
+func (s *supervisor) startContainer(mode hostcheck.Isolation, inCgroup *syscall.SysProcAttr) (<-chan event, <-chan initExit, error) {
 	controlR, controlW, err := os.Pipe()
 	if err != nil {
 		return nil, nil, failf(StatusRuntimeFailure, "creating control pipe: %w", err)
 	}
 	statusR, statusW, err := os.Pipe()
 	if err != nil {
+		controlR.Close()
+		controlW.Close()
 		return nil, nil, failf(StatusRuntimeFailure, "creating status pipe: %w", err)
 	}
 	defer controlR.Close()
@@ -167,45 +199,28 @@ func (s *supervisor) startInit() (<-chan event, <-chan initExit, error) {
 
 	files, first := childFiles(s.inherited, controlR.Fd(), s.exe.Fd(), statusW.Fd())
 	cfg := s.initConfig(first)
+	cfg.UserNS = mode == hostcheck.IsolationUserNS
 
-	sys := &syscall.SysProcAttr{
-		Cloneflags: unix.CLONE_NEWNS | unix.CLONE_NEWPID,
-		Setpgid:    true,
-		Pdeathsig:  syscall.SIGKILL,
-	}
-	if cfg.UserNS {
-		uid, gid := os.Getuid(), os.Getgid()
-		sys.Cloneflags |= unix.CLONE_NEWUSER
-		sys.UidMappings = []syscall.SysProcIDMap{{ContainerID: uid, HostID: uid, Size: 1}}
-		sys.GidMappings = []syscall.SysProcIDMap{{ContainerID: gid, HostID: gid, Size: 1}}
-		sys.AmbientCaps = []uintptr{unix.CAP_SYS_ADMIN}
-	}
-	s.cg.prepare(sys)
+	sys := hostcheck.NamespaceAttr(mode)
+	sys.Setpgid = true
+	sys.Pdeathsig = syscall.SIGKILL
+	sys.UseCgroupFD, sys.CgroupFD = inCgroup.UseCgroupFD, inCgroup.CgroupFD
 
 	env := append(append([]string(nil), s.env...), fmt.Sprintf("%s=%d", initEnv, first))
-	pid, err := syscall.ForkExec("/proc/self/exe", []string{initArgv0}, &syscall.ProcAttr{
+	pid, err := forkExec("/proc/self/exe", []string{initArgv0}, &syscall.ProcAttr{
 		Env:   env,
 		Files: files,
 		Sys:   sys,
 	})
 	if err != nil {
-		return nil, nil, failf(StatusRuntimeFailure, "creating container namespaces: %w", err)
+		controlW.Close()
+		statusR.Close()
+		return nil, nil, err
 	}
 	s.initPid = pid
-	s.log.debugf("init started as pid %d", pid)
+	s.log.debugf("init started as pid %d (%v)", pid, mode)
 
-	done := make(chan initExit, 1)
-	go func() {
-		var ws unix.WaitStatus
-		for {
-			_, err := unix.Wait4(pid, &ws, 0, nil)
-			if err == unix.EINTR {
-				continue
-			}
-			done <- initExit{status: ws, err: err}
-			return
-		}
-	}()
+	done := waitInit(pid)
 
 	// A v1 cgroup cannot be joined at clone time. The init waits for its
 	// config before it does anything, so joining now is still in time.
@@ -230,6 +245,23 @@ func (s *supervisor) startInit() (<-chan event, <-chan initExit, error) {
 	return events, done, nil
 }
 
+// waitInit reaps the init in the background and reports how it ended.
+func waitInit(pid int) <-chan initExit {
+	done := make(chan initExit, 1)
+	go func() {
+		var ws unix.WaitStatus
+		for {
+			_, err := unix.Wait4(pid, &ws, 0, nil)
+			if err == unix.EINTR {
+				continue
+			}
+			done <- initExit{status: ws, err: err}
+			return
+		}
+	}()
+	return done
+}
+
 func (s *supervisor) initConfig(firstFD int) initConfig {
 	cwd, err := unix.Getwd()
 	if err != nil {
@@ -241,14 +273,15 @@ func (s *supervisor) initConfig(firstFD int) initConfig {
 		Cwd:           cwd,
 		Args:          s.args[1:],
 		Verbose:       s.log.verbose,
-		UserNS:        os.Geteuid() != 0,
 		TmpfsBytes:    tmpfsSize(&s.art.Header),
 		ControlFD:     firstFD,
 		ArtifactFD:    firstFD + 1,
+		ArtifactPath:  s.exePath,
 		PayloadOffset: int64(s.art.Trailer.PayloadOffset),
 		PayloadLength: int64(s.art.Trailer.PayloadLength),
 		StatusFD:      firstFD + 2,
 		Workers:       unpackWorkers(),
+		CacheDir:      s.cacheDir,
 		InheritedFDs:  s.inherited,
 	}
 }
@@ -261,7 +294,18 @@ const tmpfsHeadroom = 256 << 20
 // inodes and directories, and room for the target's own writes. Pages are
 // only used as they are written.
 func tmpfsSize(h *artifact.Header) int64 {
-	return h.FileBytes + h.Entries*4096 + tmpfsHeadroom
+	const page = 4096
+	entries := min(max(h.Entries, 0), math.MaxInt64/page)
+	size := max(h.FileBytes, 0)
+	for _, add := range []int64{entries * page, tmpfsHeadroom} {
+		if size > math.MaxInt64-add {
+			// A forged header cannot wrap the size around; unpacking still
+			// stops at the declared byte count.
+			return math.MaxInt64
+		}
+		size += add
+	}
+	return size
 }
 
 // unpackWorkers bounds concurrent chunk decoders, each of which holds a
