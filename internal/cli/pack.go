@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"debug/elf"
 	"fmt"
 	"io"
 	"os"
@@ -13,6 +14,9 @@ import (
 )
 
 func runPack(ctx context.Context, flags *parsedFlags, stdout, stderr io.Writer) error {
+	if flags.bool("json") {
+		return usageErrorf("--json works only with --list")
+	}
 	goGenerate := len(flags.operands) == 0 && pack.UnderGoGenerate(os.Getenv)
 	if len(flags.operands) != 1 && !goGenerate {
 		if len(flags.operands) == 0 {
@@ -65,6 +69,16 @@ func runPack(ctx context.Context, flags *parsedFlags, stdout, stderr io.Writer) 
 	warn := func(format string, args ...any) {
 		fmt.Fprintf(stderr, "parker: warning: "+format+"\n", args...)
 	}
+	var logf func(string, ...any)
+	if flags.bool("verbose") {
+		logf = func(format string, args ...any) {
+			fmt.Fprintf(stderr, "parker: "+format+"\n", args...)
+		}
+	}
+	if stub == self && isDynamic(self) {
+		warn("the runtime stub is parker itself, which is dynamically linked, so the artifact needs a compatible C library where it runs; "+
+			"build parker with CGO_ENABLED=0 or install %s beside it", pack.StubName)
+	}
 	start := time.Now()
 	res, err := pack.Pack(ctx, pack.Options{
 		Workdir:        workdir,
@@ -83,6 +97,7 @@ func runPack(ctx context.Context, flags *parsedFlags, stdout, stderr io.Writer) 
 		Limits:         limits,
 		ModTime:        modTime,
 		Warn:           warn,
+		Log:            logf,
 	})
 	if err != nil {
 		return err
@@ -95,6 +110,22 @@ func runPack(ctx context.Context, flags *parsedFlags, stdout, stderr io.Writer) 
 		printReport(stdout, res, workdir, time.Since(start))
 	}
 	return nil
+}
+
+// isDynamic reports whether the ELF executable at path names a dynamic
+// loader, as a parker built with cgo does (archive/tar pulls in os/user).
+func isDynamic(path string) bool {
+	f, err := elf.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP {
+			return true
+		}
+	}
+	return false
 }
 
 // workingDirectory returns the absolute workdir: -C DIR or the current one.

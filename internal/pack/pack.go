@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -39,6 +40,7 @@ type Options struct {
 	ModTime        time.Time
 	Workers        int
 	Warn           func(format string, args ...any)
+	Log            func(format string, args ...any) // debug hook; nil is silent
 }
 
 // Result describes what Pack wrote, or would write in a dry run.
@@ -51,10 +53,33 @@ type Result struct {
 	StubSize int64
 }
 
-// Pack writes the artifact described by opts.
+// Pack writes the artifact described by opts. A dry run stops after
+// collecting the entries and writes nothing: no artifact, temporary file
+// or depfile.
 func Pack(ctx context.Context, opts Options) (*Result, error) {
+	opts = withDefaults(opts)
+	res, ignoreFiles, err := plan(opts)
+	if err != nil || opts.DryRun {
+		return res, err
+	}
+	opts.Output = res.Output
+	if err := writeArtifact(ctx, opts, res); err != nil {
+		return nil, err
+	}
+	if opts.Depfile != "" {
+		if err := writeDepfile(opts.Depfile, opts.Output, opts.Workdir, res.Entries, ignoreFiles); err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func withDefaults(opts Options) Options {
 	if opts.Warn == nil {
 		opts.Warn = func(string, ...any) {}
+	}
+	if opts.Log == nil {
+		opts.Log = func(string, ...any) {}
 	}
 	if opts.ModTime.IsZero() {
 		opts.ModTime = DefaultModTime
@@ -62,47 +87,27 @@ func Pack(ctx context.Context, opts Options) (*Result, error) {
 	if opts.Workers <= 0 {
 		opts.Workers = runtime.NumCPU()
 	}
-	target := opts.Target
-	var err error
-	if opts.Built == "" {
-		if target, err = resolveTarget(opts.Workdir, opts.Target); err != nil {
-			return nil, err
-		}
-	}
-	if opts.Output == "" {
-		opts.Output = filepath.Join(opts.Workdir, filepath.Base(target)+"-c")
+	return opts
+}
+
+// plan checks the request and collects the entries to pack. It returns
+// the ignore files it read, for the depfile.
+func plan(opts Options) (*Result, []string, error) {
+	target, output, err := checkRequest(opts)
+	if err != nil {
+		return nil, nil, err
 	}
 	persist, err := cleanPersist(opts.Persist)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	if !opts.DryRun {
-		if err := checkOutput(opts.Output, opts.Force); err != nil {
-			return nil, err
-		}
-	}
-	matcher, ignoreFiles, err := loadIgnoreRules(opts)
+
+	entries, ignoreFiles, err := entriesToPack(opts, target, output)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	entries, err := collect.Collect(collect.Options{
-		Root:           opts.Workdir,
-		Exclude:        []string{opts.Output},
-		Matcher:        matcher,
-		Target:         target,
-		SkipUnreadable: opts.SkipUnreadable,
-		Warn:           opts.Warn,
-	})
-	if err != nil {
-		return nil, err
-	}
-	entries = dropArtifacts(entries, opts.Warn)
-	if opts.Built != "" {
-		if entries, err = withBuiltTarget(entries, target, opts.Built); err != nil {
-			return nil, err
-		}
-	}
-	res := &Result{Output: opts.Output, Target: target, Entries: entries}
+
+	res := &Result{Output: output, Target: target, Entries: entries}
 	res.Header = artifact.Header{
 		Format:        artifact.FormatVersion,
 		ParkerVersion: version.String(),
@@ -111,25 +116,60 @@ func Pack(ctx context.Context, opts Options) (*Result, error) {
 		Limits:        opts.Limits,
 		Cache:         opts.Cache,
 	}
-	if opts.DryRun {
-		return res, nil
+	return res, ignoreFiles, nil
+}
+
+// checkRequest resolves the target and the output path. Unless this is a
+// dry run, it also checks that the output may be replaced.
+func checkRequest(opts Options) (target, output string, err error) {
+	target = opts.Target
+	if opts.Built == "" {
+		if target, err = resolveTarget(opts.Workdir, opts.Target); err != nil {
+			return "", "", err
+		}
+	} else if err := checkSameMachine(opts.Built, opts.Stub); err != nil {
+		return "", "", err
 	}
-	if err := writeArtifact(ctx, opts, res); err != nil {
-		return nil, err
+
+	output = opts.Output
+	if output == "" {
+		output = filepath.Join(opts.Workdir, filepath.Base(target)+"-c")
 	}
-	if opts.Depfile != "" {
-		if err := writeDepfile(opts.Depfile, opts.Output, opts.Workdir, entries, ignoreFiles); err != nil {
-			return nil, err
+	if !opts.DryRun {
+		if err := checkOutput(output, opts.Force); err != nil {
+			return "", "", err
 		}
 	}
-	// The rename above changed the workdir's mtime after the artifact was
-	// written; make compares the two (the depfile lists directories), so
-	// the artifact must end up newer or every build would redo it.
-	now := time.Now()
-	if err := os.Chtimes(opts.Output, now, now); err != nil {
-		return nil, err
+	return target, output, nil
+}
+
+// entriesToPack walks the workdir with the ignore rules and, in go
+// generate mode, puts the built program in as the target. It returns the
+// ignore files it read.
+func entriesToPack(opts Options, target, output string) ([]payload.Entry, []string, error) {
+	matcher, ignoreFiles, err := loadIgnoreRules(opts)
+	if err != nil {
+		return nil, nil, err
 	}
-	return res, nil
+	entries, err := collectEntries(collect.Options{
+		Root:           opts.Workdir,
+		Exclude:        []string{output},
+		Matcher:        matcher,
+		Target:         target,
+		SkipUnreadable: opts.SkipUnreadable,
+		Warn:           opts.Warn,
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+
+	entries = dropArtifacts(entries, opts.Log)
+	if opts.Built != "" {
+		if entries, err = withBuiltTarget(entries, target, opts.Built); err != nil {
+			return nil, nil, err
+		}
+	}
+	return entries, ignoreFiles, nil
 }
 
 // checkOutput refuses to replace a file that parker did not write.
@@ -189,16 +229,25 @@ func writeArtifact(ctx context.Context, opts Options, res *Result) (err error) {
 		}
 	}()
 
-	stubSize, err := io.Copy(tmp, stub)
+	// A write error, such as a full disk, is reported as the output's,
+	// whichever step runs into it.
+	out := &outputFile{f: tmp}
+	defer func() {
+		if out.err != nil {
+			err = fmt.Errorf("writing %s: %w", opts.Output, withoutPath(out.err))
+		}
+	}()
+
+	stubSize, err := io.Copy(out, stub)
 	if err != nil {
-		return fmt.Errorf("writing %s: %w", tmp.Name(), err)
+		return fmt.Errorf("copying runtime stub %s: %w", opts.Stub, err)
 	}
-	aw := artifact.NewWriter(tmp, stubSize)
+	aw := artifact.NewWriter(out, stubSize)
 	comp := payload.NewCompressor(aw, payload.CompressOptions{
 		ChunkSize: payload.DefaultChunkSize,
 		Workers:   opts.Workers,
 	})
-	stats, err := payload.WriteTar(ctxWriter{ctx, comp}, res.Entries, payload.TarOptions{ModTime: opts.ModTime})
+	stats, err := payload.WriteTar(ctxWriter{ctx, comp}, tarOrder(res.Entries), payload.TarOptions{ModTime: opts.ModTime})
 	if err != nil {
 		comp.Close()
 		return fmt.Errorf("packing %s: %w", opts.Workdir, err)
@@ -214,20 +263,20 @@ func writeArtifact(ctx context.Context, opts Options, res *Result) (err error) {
 	h.ChunkSize = payload.DefaultChunkSize
 	h.Chunks = chunks
 	if err := aw.Finish(h, uint64(stats.TarBytes), uint64(stats.Entries)); err != nil {
-		return fmt.Errorf("writing %s: %w", tmp.Name(), err)
+		return fmt.Errorf("writing %s: %w", opts.Output, err)
 	}
 	if err := tmp.Chmod(0o755); err != nil {
 		return err
 	}
 	if err := tmp.Sync(); err != nil {
-		return fmt.Errorf("writing %s: %w", tmp.Name(), err)
+		return fmt.Errorf("writing %s: %w", opts.Output, withoutPath(err))
 	}
 	fi, err := tmp.Stat()
 	if err != nil {
 		return err
 	}
 	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("writing %s: %w", tmp.Name(), err)
+		return fmt.Errorf("writing %s: %w", opts.Output, withoutPath(err))
 	}
 	if err := os.Rename(tmp.Name(), opts.Output); err != nil {
 		return fmt.Errorf("renaming into place: %w", err)
@@ -235,6 +284,30 @@ func writeArtifact(ctx context.Context, opts Options, res *Result) (err error) {
 	res.Size = fi.Size()
 	res.StubSize = stubSize
 	return nil
+}
+
+// outputFile keeps the first error from writing f.
+type outputFile struct {
+	f   *os.File
+	err error
+}
+
+func (o *outputFile) Write(p []byte) (int, error) {
+	n, err := o.f.Write(p)
+	if err != nil && o.err == nil {
+		o.err = err
+	}
+	return n, err
+}
+
+// withoutPath drops the path from an *fs.PathError, which names the
+// temporary file rather than the output.
+func withoutPath(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
 }
 
 // ctxWriter fails writes once ctx is done, which stops a pack that the

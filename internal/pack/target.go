@@ -25,8 +25,8 @@ func resolveTarget(workdir, target string) (string, error) {
 	}
 	rel := target
 	if filepath.IsAbs(target) {
-		r, err := filepath.Rel(workdir, target)
-		if err != nil || !local(r) {
+		r, ok := relativeInside(workdir, target)
+		if !ok {
 			return "", fmt.Errorf("%w: %q is outside the working directory %s", ErrTarget, target, workdir)
 		}
 		rel = r
@@ -35,6 +35,10 @@ func resolveTarget(workdir, target string) (string, error) {
 	if !local(rel) {
 		return "", fmt.Errorf("%w: %q is outside the working directory %s", ErrTarget, target, workdir)
 	}
+	if err := checkLinkedParents(workdir, rel); err != nil {
+		return "", fmt.Errorf("%w: %q %w", ErrTarget, target, err)
+	}
+
 	full := filepath.Join(workdir, rel)
 	fi, err := os.Lstat(full)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -69,6 +73,57 @@ func resolveTarget(workdir, target string) (string, error) {
 		return "", fmt.Errorf("%w: %q is not executable; run chmod +x %s", ErrTarget, target, target)
 	}
 	return filepath.ToSlash(rel), nil
+}
+
+// relativeInside returns the absolute path target relative to workdir, if
+// it lies inside. When the paths as given do not nest, it compares them with
+// symlinks resolved, because the working directory and the target may be
+// named through different links. The target's last element is kept as it
+// is, so that a target that is itself a link is still packed as a link.
+func relativeInside(workdir, target string) (string, bool) {
+	if r, err := filepath.Rel(workdir, target); err == nil && local(r) {
+		return r, true
+	}
+	realWorkdir, err := filepath.EvalSymlinks(workdir)
+	if err != nil {
+		return "", false
+	}
+	realDir, err := filepath.EvalSymlinks(filepath.Dir(target))
+	if err != nil {
+		return "", false
+	}
+	r, err := filepath.Rel(realWorkdir, filepath.Join(realDir, filepath.Base(target)))
+	if err != nil || !local(r) {
+		return "", false
+	}
+	return r, true
+}
+
+// checkLinkedParents rejects a target below a symlinked directory that
+// leads out of the workdir. The payload keeps such a directory as a link, so
+// the target would not be packed, and at run time the link would lead to
+// whatever the host has there.
+func checkLinkedParents(workdir, rel string) error {
+	parent := workdir
+	for _, d := range strings.Split(filepath.Dir(rel), string(filepath.Separator)) {
+		if d == "." {
+			break
+		}
+		parent = filepath.Join(parent, d)
+		// resolveTarget reports a missing parent as a missing target.
+		fi, err := os.Lstat(parent)
+		if err != nil || fi.Mode()&fs.ModeSymlink == 0 {
+			continue
+		}
+		resolved, err := filepath.EvalSymlinks(parent)
+		if err != nil {
+			return fmt.Errorf("is below the symbolic link %s, which does not resolve: %w", parent, err)
+		}
+		if _, ok := relativeInside(workdir, resolved); !ok {
+			return fmt.Errorf("is below the symbolic link %s, which leads out of the working directory and is packed as a link; name a file inside", parent)
+		}
+	}
+	return nil
 }
 
 // local reports whether a cleaned relative path stays below its base.

@@ -1,0 +1,3 @@
+module github.com/parkerpack/parker/examples/gogen
+
+go 1.26
