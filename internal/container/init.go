@@ -33,7 +33,7 @@ type initProcess struct {
 }
 
 // Init runs the container's init and returns its own exit status, which
-// the supervisor only looks at when no event told it how the target ended.
+// the supervisor reads only when no event reported how the target ended.
 func Init(env []string) int {
 	// Until the handlers are in place a signal from the terminal could end
 	// the init, so this comes first.

@@ -23,7 +23,7 @@ const (
 )
 
 // MountError is a failed mount(2) with its arguments, so the message
-// shows what was attempted and errors.Is still sees the errno.
+// shows what was attempted and errors.Is still matches the errno.
 type MountError struct {
 	Source, Target, FSType string
 	Flags                  uintptr
@@ -132,7 +132,7 @@ func setupFilesystem(cfg *initConfig, log *logger) error {
 }
 
 // unpackFailure names the artifact in an unpacking error and, when the
-// payload itself is at fault, says to copy the file again.
+// payload itself is at fault, asks the user to copy the file again.
 func unpackFailure(path string, err error) *Failure {
 	if errors.Is(err, artifact.ErrDamaged) {
 		return failf(StatusRuntimeFailure, "%s is damaged (unpacking payload: %v); copy it again", path, err)
