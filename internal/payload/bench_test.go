@@ -68,7 +68,7 @@ func BenchmarkUnpack(b *testing.B) {
 		out := tmpfsDir(b)
 		b.StartTimer()
 		r := NewChunkReader(bytes.NewReader(payload), chunks, 0)
-		_, err := Unpack(r, out, UnpackOptions{})
+		_, err := Unpack(r, out, UnpackOptions{MaxBytes: NoLimit, MaxEntries: NoLimit})
 		r.Close()
 		if err != nil {
 			b.Fatal(err)

@@ -2,8 +2,12 @@ package payload
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
+	"hash/crc64"
+	"hash/maphash"
 	"io"
 	"runtime"
 	"sync"
@@ -191,6 +195,9 @@ func (c *Compressor) compress(j *compressJob) error {
 	if err := c.firstError(); err != nil {
 		return err // skip the work; the stream has failed already
 	}
+	if incompressible(j.in) {
+		return writeStored(&j.out, j.in, c.config.DictCap)
+	}
 	zw, err := c.config.NewWriter(&j.out)
 	if err != nil {
 		return err
@@ -241,4 +248,159 @@ func (c *Compressor) firstError() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.err
+}
+
+// Incompressible chunks, such as those of already compressed files, are
+// stored in LZMA2 uncompressed chunks without running the encoder, which
+// is slowest on exactly such data and would store them the same way.
+const (
+	sampleSize  = 64 << 10 // bytes in each sample compressed to decide
+	sampleCount = 4        // samples at evenly spaced offsets
+	tarBlock    = 512      // tar aligns every file's content to this
+)
+
+// incompressible reports whether LZMA would not shrink data: none of
+// sampleCount slices of sampleSize bytes compresses, and no two 512-byte
+// blocks at multiples of 512 are equal. The second check catches a file
+// repeated within the chunk, which the samples cannot see. Both checks
+// leave out the zero bytes at the end, so that the zero blocks that end
+// a tar stream do not decide for the whole last chunk. Chunks shorter
+// than all samples together are always compressed.
+//
+// NOTE: a chunk is stored only as a whole. One that holds a small
+// compressible file where a sample falls, next to megabytes of random
+// data, is compressed and costs the encoder's full time.
+func incompressible(data []byte) bool {
+	body := bytes.TrimRight(data, "\x00")
+	if len(body) < sampleCount*sampleSize {
+		return false
+	}
+	for i := range sampleCount {
+		off := i * (len(body) - sampleSize) / (sampleCount - 1)
+		if compresses(body[off : off+sampleSize]) {
+			return false
+		}
+	}
+	return !repeatsBlock(body)
+}
+
+// compresses reports whether LZMA2 encodes sample into fewer bytes than it
+// has, which it also does with a dictionary of just the sample's size.
+func compresses(sample []byte) bool {
+	var n countingDiscard
+	w, err := lzma.Writer2Config{DictCap: sampleSize, Matcher: lzma.HashTable4}.NewWriter2(&n)
+	if err != nil {
+		return true
+	}
+	if _, err := w.Write(sample); err != nil {
+		return true
+	}
+	if err := w.Close(); err != nil {
+		return true
+	}
+	return int(n) < len(sample)
+}
+
+type countingDiscard int
+
+func (c *countingDiscard) Write(p []byte) (int, error) {
+	*c += countingDiscard(len(p))
+	return len(p), nil
+}
+
+// repeatsBlock reports whether two tarBlock-aligned blocks of data are equal.
+func repeatsBlock(data []byte) bool {
+	seed := maphash.MakeSeed()
+	seen := make(map[uint64]int, len(data)/tarBlock)
+	for off := 0; off+tarBlock <= len(data); off += tarBlock {
+		block := data[off : off+tarBlock]
+		h := maphash.Bytes(seed, block)
+		// Blocks with equal hashes are compared, so the result does not
+		// depend on the random seed.
+		if prev, ok := seen[h]; ok && bytes.Equal(data[prev:prev+tarBlock], block) {
+			return true
+		}
+		seen[h] = off
+	}
+	return false
+}
+
+// maxStoredChunk is the most data one LZMA2 uncompressed chunk holds.
+const maxStoredChunk = 64 << 10
+
+// writeStored writes data as one xz stream with a CRC64 check whose single
+// LZMA2 block holds only uncompressed chunks. Its dictionary size property
+// is dictCap, as in the encoder's streams, although uncompressed chunks do
+// not use it.
+func writeStored(w *bytes.Buffer, data []byte, dictCap int) error {
+	prop, err := dictCapProperty(dictCap)
+	if err != nil {
+		return err
+	}
+	le32 := binary.LittleEndian.AppendUint32
+
+	// Stream header: magic, flags (check type CRC64) and their CRC32.
+	flags := []byte{0, 0x04}
+	w.Write(xzHeaderMagic)
+	w.Write(flags)
+	w.Write(le32(nil, crc32.ChecksumIEEE(flags)))
+
+	// Block header: size/4-1, no optional sizes, one filter (LZMA2 with its
+	// dictionary property), padding and CRC32.
+	header := []byte{3 - 1, 0x00, xzLZMA2FilterID, 1, prop, 0, 0, 0}
+	w.Write(header)
+	w.Write(le32(nil, crc32.ChecksumIEEE(header)))
+
+	// LZMA2 data: uncompressed chunks, the first resetting the dictionary,
+	// each with its size minus one, big-endian; then the end marker.
+	start := w.Len()
+	for off := 0; off < len(data); off += maxStoredChunk {
+		chunk := data[off:min(off+maxStoredChunk, len(data))]
+		control := byte(0x02)
+		if off == 0 {
+			control = 0x01
+		}
+		w.Write([]byte{control, byte((len(chunk) - 1) >> 8), byte(len(chunk) - 1)})
+		w.Write(chunk)
+	}
+	w.WriteByte(0x00)
+	compressed := w.Len() - start
+	w.Write(make([]byte, (4-compressed%4)%4))
+	w.Write(binary.LittleEndian.AppendUint64(nil, crc64.Checksum(data, crc64Table)))
+
+	// Index: indicator, one record (unpadded block size, uncompressed
+	// size), padding, CRC32.
+	index := []byte{0x00, 1}
+	index = appendVarint(index, uint64(len(header)+4+compressed+8))
+	index = appendVarint(index, uint64(len(data)))
+	index = append(index, make([]byte, (4-len(index)%4)%4)...)
+	index = le32(index, crc32.ChecksumIEEE(index))
+	w.Write(index)
+
+	// Stream footer: CRC32, index size/4-1, flags, magic.
+	footer := append(le32(nil, uint32(len(index)/4-1)), flags...)
+	w.Write(le32(nil, crc32.ChecksumIEEE(footer)))
+	w.Write(footer)
+	w.Write(xzFooterMagic)
+	return nil
+}
+
+// dictCapProperty returns the smallest LZMA2 dictionary size property
+// that stands for at least dictCap bytes.
+func dictCapProperty(dictCap int) (byte, error) {
+	for p := byte(0); p < 40; p++ {
+		if n, err := lzma.DecodeDictCap(p); err == nil && n >= int64(dictCap) {
+			return p, nil
+		}
+	}
+	return 0, fmt.Errorf("payload: no LZMA2 dictionary property for %d bytes", dictCap)
+}
+
+// appendVarint appends an xz multibyte integer.
+func appendVarint(b []byte, v uint64) []byte {
+	for v >= 0x80 {
+		b = append(b, byte(v)|0x80)
+		v >>= 7
+	}
+	return append(b, byte(v))
 }

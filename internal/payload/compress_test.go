@@ -3,6 +3,7 @@ package payload
 import (
 	"bytes"
 	"errors"
+	"math/rand/v2"
 	"os/exec"
 	"testing"
 
@@ -157,5 +158,57 @@ func TestCompressWriteError(t *testing.T) {
 	}
 	if !errors.Is(cerr, errFull) {
 		t.Errorf("Close() error = %v, want it to wrap %v", cerr, errFull)
+	}
+}
+
+func TestCompressIncompressible(t *testing.T) {
+	const chunkSize = 512 << 10
+	random := func(n int, seed uint64) []byte {
+		rng := rand.New(rand.NewPCG(seed, 1))
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = byte(rng.Uint32())
+		}
+		return b
+	}
+	// A stored chunk is the data plus 3 bytes per 64 KiB, and for these
+	// sizes 60 bytes of xz framing: stream header and footer 24, block
+	// header 12, LZMA2 end marker and padding 4, check 8, index 12.
+	stored := int64(chunkSize + 3*(chunkSize>>16) + 60)
+	repeated := random(chunkSize/2, 2)
+	repeated = append(repeated, repeated...)
+	tests := []struct {
+		name       string
+		data       []byte
+		wantStored bool
+	}{
+		{"random", random(2*chunkSize, 1), true},
+		// The zero blocks that end a tar stream leave a chunk stored.
+		{"random ending in zeros", append(random(chunkSize-1024, 4), make([]byte, 1024)...), true},
+		{"random repeated once", repeated, false},
+		{"mixed", mixedData(chunkSize, 3), false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			payload, chunks := compress(t, tc.data, CompressOptions{ChunkSize: chunkSize, Workers: 2}, 1<<20)
+			for i, c := range chunks {
+				if got := c.Length == stored; got != tc.wantStored {
+					t.Errorf("chunk %d is %d bytes; stored = %v, want %v", i, c.Length, got, tc.wantStored)
+				}
+			}
+			got, err := decompress(payload, chunks, 2)
+			if err != nil || !bytes.Equal(got, tc.data) {
+				t.Fatalf("decompress() = %d bytes, %v; want the %d bytes compressed", len(got), err, len(tc.data))
+			}
+			xzPath, err := exec.LookPath("xz")
+			if err != nil {
+				return
+			}
+			dec := exec.Command(xzPath, "-dc")
+			dec.Stdin = bytes.NewReader(payload)
+			if got, err := dec.Output(); err != nil || !bytes.Equal(got, tc.data) {
+				t.Errorf("xz -dc = %d bytes, %v; want the %d bytes compressed", len(got), err, len(tc.data))
+			}
+		})
 	}
 }

@@ -15,8 +15,13 @@ const (
 	// decodeBlockSize is the unit in which decoded data passes from a chunk's
 	// decoder to the reader.
 	decodeBlockSize = 256 << 10
-	// decodeBlocksAhead bounds the decoded blocks buffered per chunk (8 MiB).
-	decodeBlocksAhead = 32
+	// decodeBlocksAhead bounds the decoded blocks buffered per chunk (6 MiB).
+	// While the reader drains one chunk as it is decoded, each chunk
+	// ahead of it decodes this far and waits. With chunks of C bytes and
+	// B buffered, the reader gets at most C/(C-B) times one decoder's
+	// speed, so 6 MiB keeps 3 decoders of 8 MiB chunks busy; 8 MiB would
+	// only cost memory.
+	decodeBlocksAhead = 24
 	// inputBufferSize is the bufio.Reader in front of each decoder, which
 	// otherwise reads its input one byte per call.
 	inputBufferSize = 128 << 10
@@ -30,7 +35,7 @@ var errReaderClosed = errors.New("payload: read from closed chunk reader")
 // so an xz bomb stops at the declared size. Memory bound: about workers * (DictCap + ChunkSize).
 //
 // More precisely, each of the at most workers chunks in progress holds its
-// dictionary (at most MaxDictCap) and up to 8 MiB of decoded data. Any invalid
+// dictionary (at most MaxDictCap) and up to 6 MiB of decoded data. Any invalid
 // xz stream or chunk table entry also wraps artifact.ErrDamaged, while an error
 // from r other than io.EOF is returned as is. A workers value below 1 means
 // runtime.NumCPU(). Close stops all goroutines.
