@@ -341,6 +341,8 @@ for in in $inputs; do
 	bench_input "$in"
 done
 
+# NOTE: this block has not run yet: hyperfine was not installed where the
+# script was written and last run.
 if command -v hyperfine >/dev/null && [ -d "$bench/run/python" ]; then
 	echo
 	echo "== hyperfine cross-check (python)"
