@@ -5,7 +5,7 @@ import (
 	"strings"
 )
 
-// flagKind says whether a flag takes a value and whether it may repeat.
+// flagKind is whether a flag takes a value and whether it may repeat.
 type flagKind int
 
 const (

@@ -7,7 +7,7 @@ import (
 )
 
 // logger writes the runtime's debug log (PARKER_VERBOSE=1) and its error
-// lines. Every line starts with "parker: " so it can be told apart from the
+// lines. Every line starts with "parker: " so it can be distinguished from the
 // target's own output on the shared stderr.
 type logger struct {
 	w       io.Writer

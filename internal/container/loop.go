@@ -8,7 +8,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// result is how the target ended, or why the runtime could not run it.
+// result is the target's end status, or the reason the runtime could not run it.
 type result struct {
 	status int
 	signal int
@@ -135,7 +135,7 @@ func (s *supervisor) handleSignal(sig syscall.Signal) {
 }
 
 // stopSelf stops this process with sig's default action, so that a shell
-// waiting for it sees the job stop, then restores the Go handler once the
+// waiting for it reports the job as stopped, then restores the Go handler once the
 // process continues.
 func stopSelf(sig syscall.Signal) {
 	if sig == syscall.SIGSTOP {

@@ -18,8 +18,8 @@ const (
 	initEnv   = "PARKER_INTERNAL_INIT"
 )
 
-// initConfig is what the supervisor sends the init as the first line on
-// the control pipe.
+// initConfig is the configuration the supervisor sends the init as the
+// first line on the control pipe.
 type initConfig struct {
 	Header        artifact.Header `json:"header"`
 	ArtifactDir   string          `json:"artifact_dir"`
